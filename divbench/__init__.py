@@ -1,0 +1,3 @@
+"""divbench: benchmarks for the diversity of language-model outputs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""divbench: diversity benchmarks for language models."""
