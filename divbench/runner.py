@@ -13,6 +13,7 @@ import platform
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,12 @@ def make_run_id(system: System, fingerprint: str, suite: Suite, seed: int) -> st
 
 
 def library_versions() -> dict[str, str]:
+    """Versions of what can change the numbers, read from package metadata (nothing is imported)."""
     versions = {"divbench": __version__, "python": platform.python_version()}
-    for module in ("numpy", "torch", "transformers", "peft", "sentence_transformers", "nltk"):
+    for package in ("numpy", "scipy", "torch", "transformers", "peft", "sentence-transformers", "nltk"):
         try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
             continue
     return versions
 

@@ -17,6 +17,7 @@ from typing import Any
 from divbench.types import GenerationSet
 
 CACHE_ENV = "DIVBENCH_CACHE"
+STORE_ENV = "DIVBENCH_STORE"
 
 
 def cache_dir() -> Path:
@@ -104,7 +105,8 @@ class GenerationStore:
 
     @classmethod
     def for_system(cls, fingerprint: str, root: Path | None = None) -> GenerationStore:
-        folder = (root or cache_dir()) / "store"
+        """The store of one system: ``$DIVBENCH_STORE`` or ``<cache>/store``, one file per fingerprint."""
+        folder = root or Path(os.environ.get(STORE_ENV) or cache_dir() / "store")
         folder.mkdir(parents=True, exist_ok=True)
         return cls(folder / f"{fingerprint[:32]}.jsonl")
 

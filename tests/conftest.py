@@ -32,3 +32,16 @@ def cache(tmp_path, monkeypatch):
     path = tmp_path / "cache"
     monkeypatch.setenv("DIVBENCH_CACHE", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fake_embedder(request):
+    """Unit tests embed with hashed bag-of-words vectors; tests marked slow use the real MiniLM."""
+    from divbench.metrics import embedding
+
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    embedding.set_embedder(embedding.Embedder.hashing())
+    yield
+    embedding.set_embedder(None)

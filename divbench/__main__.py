@@ -1,0 +1,5 @@
+"""``python -m divbench`` is the ``divbench`` command."""
+
+from divbench.cli import main
+
+main()
