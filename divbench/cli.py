@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -59,9 +60,17 @@ def _set_threads(threads: int | None) -> int:
     return count
 
 
+def _backend_for(model: str) -> str:
+    if model.startswith("fake:"):
+        return "fake"
+    return "reference" if model == "reference" else "hf"
+
+
 def _system_for(model: str, adapter: str | None, strategy: str, label: str | None) -> System:
-    backend = "fake" if model.startswith("fake:") else "hf"
+    backend = _backend_for(model)
     kind = "finetuned" if adapter else ("baseline" if strategy == "none" else "prompting")
+    if backend == "reference":
+        kind = "reference"
     name = label or (Path(model).name if backend == "hf" and model != "default" else model)
     if adapter:
         name += f"+{Path(adapter).name}"
@@ -81,6 +90,8 @@ def run(
     tasks: Annotated[str | None, typer.Option(help="comma-separated task names (default: the suite's)")] = None,
     n: Annotated[int | None, typer.Option(help="texts per prompt for every task (default: the suite's)")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first K prompts of each task")] = None,
+    data: Annotated[Path | None, typer.Option(help="a data file for the tasks that read one (dialogue: "
+                                                   "PoExFT-format JSONL of {context, candidates})")] = None,
     seed: Annotated[int | None, typer.Option(help="run seed (default: the suite's)")] = None,
     strategy: Annotated[str, typer.Option(help="prompting strategy (see `divbench list strategies`)")] = "none",
     label: Annotated[str | None, typer.Option(help="system label shown in reports")] = None,
@@ -108,6 +119,8 @@ def run(
     chosen = load_suite(suite).select(_split(tasks), n=n, limit=limit)
     for entry in chosen.tasks:
         registry.get("tasks", entry.name)  # unknown names fail before the model loads
+    if data is not None:
+        chosen = _with_data(chosen, data, limit)
     build_strategy(strategy)
     system = _system_for(model, adapter, strategy, label)
     run_seed = chosen.seed if seed is None else seed
@@ -124,6 +137,21 @@ def run(
         reporter.close()
     record = score_run(run_dir)
     _print_summary(record, run_dir)
+
+
+def _with_data(suite: Any, data: Path, limit: int | None) -> Any:
+    """Give ``data`` to every task of the suite that reads one (all its prompts, or the first ``limit``)."""
+    from dataclasses import replace
+
+    if not data.exists():
+        raise FileNotFoundError(f"data file '{data}' does not exist")
+    takes_data = [e.name for e in suite.tasks
+                  if "data" in inspect.signature(registry.get("tasks", e.name).__init__).parameters]
+    if not takes_data:
+        raise typer.BadParameter("no task of this run reads a data file (dialogue does)")
+    entries = tuple(replace(e, options={**e.options, "data": str(data.resolve())}, limit=limit)
+                    if e.name in takes_data else e for e in suite.tasks)
+    return replace(suite, tasks=entries)
 
 
 @app.command()

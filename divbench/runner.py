@@ -169,7 +169,8 @@ class Generator:
     def _make(self, plan: PlannedTask, slots: Sequence[tuple]) -> list[GenerationSet]:
         if plan.mode == "exact":
             return self._score_options(plan, slots)
-        requests = [GenRequest(messages, seed) for _, messages, _, seed, _, _ in slots]
+        requests = [GenRequest(messages, seed, tuple(prompt.meta.get("references", ())))
+                    for prompt, messages, _, seed, _, _ in slots]
         outputs = self.strategy.generate(self.backend, requests, plan.sampling, self._progress)
         return [self._to_set(plan, slot, out) for slot, out in zip(slots, outputs, strict=True)]
 

@@ -84,3 +84,29 @@ def test_list_kinds():
     assert result.exit_code == 0
     assert "fake" in result.output and "hf" in result.output
     _assert_one_line_error(_run("list", "widgets"), "unknown kind 'widgets'")
+
+
+SHARED_DIALOGS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared/data/peft/test_dialogs.jsonl"
+
+
+def test_reference_system_scores_a_data_files_replies(tmp_path):
+    import pytest
+
+    if not SHARED_DIALOGS.exists():
+        pytest.skip(f"PoExFT test dialogues not found at {SHARED_DIALOGS} (unlicensed data, not shipped)")
+    result = _run("run", "--model", "reference", "--tasks", "dialogue", "--data", str(SHARED_DIALOGS), "--n", "5",
+                  "--limit", "20", "--display", "none", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["system"]["kind"] == "reference"
+    assert record["tasks"][0]["n_prompts"] == 20
+
+
+def test_data_flag_needs_a_task_that_reads_data(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"context": "hi", "candidates": ["a"]}\n')
+    result = _run("run", "--model", "fake:diverse", "--tasks", "toy_text", "--data", str(data), "--out",
+                  str(tmp_path / "r"), "--display", "none")
+    assert result.exit_code == 2
+    assert "no task of this run reads a data file" in result.output

@@ -63,6 +63,9 @@ class Metric(ABC):
     def signature(self, context: dict[str, Any] | None = None) -> str:
         """``name@version|param:value|...`` plus run context (N, sampling, task@version, ...)."""
         fields: dict[str, Any] = {"metric": f"{self.name}@{self.version}", **self.params()}
+        clash = set(fields) & set(context or {})
+        if clash:
+            raise ValueError(f"metric {self.name!r}: run context would overwrite its parameters {sorted(clash)}")
         fields.update(context or {})
         return signature(fields)
 

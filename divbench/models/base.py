@@ -19,6 +19,8 @@ class GenRequest:
 
     messages: tuple[Message, ...]
     seed: int
+    #: reference replies of the prompt, when its data carry them (used by the ``reference`` backend)
+    references: tuple[str, ...] = ()
 
 
 @dataclass
