@@ -251,11 +251,11 @@ def _print_summary(record: Any, run_dir: Path) -> None:
 
 
 def _fmt(value: float | None) -> str:
-    return "null" if value is None else f"{value:.4f}"
+    return "null" if value is None else f"{value + 0.0:.4f}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _fmt_ci(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+    return "" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
 def _split(value: str | None) -> list[str] | None:

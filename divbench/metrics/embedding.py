@@ -48,7 +48,9 @@ class Embedder:
                   name: str | None = None) -> Embedder:
         """A sentence-transformers model from a local folder (loaded now)."""
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # library code never prints
         model = SentenceTransformer(str(path), device=device)
 
         def encode(texts: list[str]) -> np.ndarray:

@@ -34,6 +34,7 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
 )
+from transformers.utils import logging as hf_logging
 
 from divbench.models.base import (
     BackendError,
@@ -174,6 +175,7 @@ def create_hf_backend(model: str, adapter: str | None, options: BackendOptions) 
     """The ``hf`` backend factory: resolve, load, apply the adapter, configure threads."""
     if options.threads:
         torch.set_num_threads(options.threads)
+    hf_logging.disable_progress_bar()  # progress goes through divbench's reporter
     source = resolve_model(model, options.extra.get("revision"))
     adapter_path = resolve_adapter(adapter)
     device = pick_device(options.device)
