@@ -126,4 +126,9 @@ def _parse_suite(data: dict[str, Any], path: Path) -> Suite:
         sampling = {k: v for k, v in raw.items() if k in _SAMPLING_FIELDS}
         entries.append(TaskEntry(raw["name"], raw.get("limit"), raw.get("scoring", "auto"), sampling,
                                  dict(raw.get("options", {}))))
+    names = [e.name for e in entries]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SuiteError(f"suite file '{path}': tasks appear more than once: {', '.join(twice)} "
+                         "(compare scoring modes or settings in separate runs)")
     return Suite(str(data.get("name", path.stem)), tuple(entries), int(data.get("seed", 0)))

@@ -110,3 +110,9 @@ def test_data_flag_needs_a_task_that_reads_data(tmp_path):
                   str(tmp_path / "r"), "--display", "none")
     assert result.exit_code == 2
     assert "no task of this run reads a data file" in result.output
+
+
+def test_suite_with_a_task_twice_is_refused(tmp_path):
+    suite = tmp_path / "twice.toml"
+    suite.write_text('[[tasks]]\nname = "toy_choice"\n[[tasks]]\nname = "toy_choice"\nscoring = "exact"\n')
+    _assert_one_line_error(_run("run", "--model", "fake:diverse", "--suite", str(suite)), "more than once")
