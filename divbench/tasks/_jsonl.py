@@ -1,0 +1,27 @@
+"""Reading the packaged JSONL prompt files."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from divbench.tasks.base import TaskError
+
+
+def packaged_jsonl(name: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Records of ``divbench/tasks/data/<name>``; TaskError names the line of a bad record."""
+    text = resources.files("divbench.tasks").joinpath("data", name).read_text(encoding="utf-8")
+    records = []
+    for index, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise TaskError(f"{name}:{index + 1}: not valid JSON ({exc.msg})") from exc
+        missing = [k for k in required if not isinstance(rec, dict) or not isinstance(rec.get(k), str)]
+        if missing:
+            raise TaskError(f"{name}:{index + 1}: missing string field(s) {missing}")
+        records.append(rec)
+    return records
