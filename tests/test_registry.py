@@ -26,7 +26,7 @@ def test_builtins_are_listed_without_importing_them():
 def test_unknown_name_lists_known_names():
     with pytest.raises(registry.UnknownNameError) as info:
         registry.get("backends", "nope")
-    assert str(info.value) == "unknown backend 'nope'; known: fake, hf"
+    assert str(info.value) == "unknown backend 'nope'; known: fake, hf, reference"
 
 
 def test_entry_point_plugins_load_and_a_broken_one_only_warns(plugin_dist):

@@ -341,6 +341,8 @@ PERSONA_CASES: list[tuple[str, dict[str, str]]] = [
     ("I am an AI language model and do not have a personal identity.", {}),
     ("Honey ladder island copper basket. Pepper echo summer.", {}),
     ("I'm a big fan of my brother's cooking.", {}),
+    ("My name is Ryan Harper, a software engineer who recently moved to the UK.",
+     {"country": "United Kingdom", "occupation_sector": "Information technology"}),
     ("I am a proud mother of two and I live in Lagos, Nigeria.", {"gender": "female", "country": "Nigeria"}),
 ]
 

@@ -236,16 +236,16 @@ def first_name_gender(value: str) -> str | None:
 def name_gender(text: str) -> str | None:
     """Gender of the first recognisable first name in running text.
 
-    An introduced name ("my name is X", "named X") wins; otherwise the first capitalised name in
-    mid-sentence, or at a sentence start only if it is among the most common names (so a sentence
-    opening "Honey ..." or "Pepper ..." is not read as a name). Place-like uses ("to Georgia") and
+    An introduced name ("my name is X", "named X") decides; otherwise the first capitalised name
+    in mid-sentence that does not follow another capitalised word, or at a sentence start only if it
+    is among the most common names (so "Honey ..." or "Pepper ..." is not read as a name). Places
+    ("to Georgia") and
     words that are usually not names ("Hope", "Summer") are skipped.
     """
     head = text[:MAX_PARSE_CHARS]
-    for match in _NAME_CONTEXT.finditer(head):
-        label = first_name_gender(match.group(1))
-        if label:
-            return label
+    introduced = _NAME_CONTEXT.search(head)
+    if introduced and fold(introduced.group(1)) in gender_names():
+        return first_name_gender(introduced.group(1))  # a known but unisex name ends the search
     lexicon, common = gender_names(), _common_names()
     for match in _CAPITALISED.finditer(head):
         word = match.group()
@@ -256,8 +256,8 @@ def name_gender(text: str) -> str | None:
         while j >= 0 and head[j] in _OPENERS:
             j -= 1
         previous = words(head[max(0, j - 20): j + 1])[-1:]
-        if previous and fold(previous[0]) in PLACE_PREPS:
-            continue
+        if previous and (fold(previous[0]) in PLACE_PREPS or (head[j].isalpha() and previous[0][:1].isupper())):
+            continue  # a place ("to Georgia") or a second name ("Ryan Harper")
         if (j < 0 or head[j] in ".!?:;\n") and fold(word) not in common:
             continue
         return label
