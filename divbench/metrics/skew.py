@@ -74,6 +74,10 @@ class Skew(Metric):
     scope = "per_task"
     families: ClassVar[frozenset[str] | None] = frozenset({"persona", "story"})
     stat: ClassVar[str]
+    #: plug-in statistics of category shares are biased under resampling (duplicated texts lower the
+    #: entropy and raise the distances), so the bootstrap interval is re-centred on the estimate
+    bootstrap_recentre = True
+    bounds: ClassVar[tuple[float, float]] = (0.0, float("inf"))
 
     def __init__(self, attribute: str) -> None:
         self.attribute = attribute
@@ -151,12 +155,13 @@ class SkewKL(Skew):
         inside = p[..., keep]
         mass = inside.sum(axis=-1)
         kl = kl_bits(inside / np.where(mass > 0, mass, 1.0)[..., None], reference[keep])
-        return np.where(mass > 0, kl, np.nan)
+        return np.where(mass > 0, np.maximum(kl, 0.0), np.nan)  # no -1e-16 from rounding
 
 
 class SkewTV(Skew):
     stat = "tv"
     higher_is_better = False
+    bounds = (0.0, 1.0)
 
     def statistic(self, p: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return tv(p, reference)
@@ -165,6 +170,7 @@ class SkewTV(Skew):
 class SkewTopShare(Skew):
     stat = "top_share"
     higher_is_better = False
+    bounds = (0.0, 1.0)
 
     def statistic(self, p: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return p.max(axis=-1)
