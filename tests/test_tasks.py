@@ -203,7 +203,15 @@ PARSE_CASES: list[tuple[str, str, str, str | None]] = [
     ("choice_countries", "africa", "Equatorial Guinea it is.", "Equatorial Guinea"),
     ("choice_countries", "europe", "{Czech Republic}", "Czechia"),
     ("choice_countries", "asia", "{Spain}", None),
+    ("choice_numbers", "odd-1", "a script for odd numbers between 1 and", None),  # echo cut off mid-range
+    ("choice_numbers", "odd-1", "with a minimum value of 1 and maximum", None),  # 1 is the request's echo
+    ("choice_numbers", "rng-0", "Sure! Here's a random number: 7.", "7"),
+    ("choice_numbers", "rng-0", "**4**", "4"),
+    ("choice_numbers", "rng-0", "1", "1"),  # the whole reply is an answer even where the request names it
+    ("choice_numbers", "rng-0", "It is 3, or maybe 8", None),  # two different options: ambiguous
+    ("choice_numbers", "rng-0", "between two curly braces: 5", "5"),  # "two braces" is an echo
     ("choice_days", "day-0", "{Wednesday}", "Wednesday"),
+    ("choice_days", "day-0", "Monday or Friday?", None),
     ("choice_days", "day-1", "today is FRIDAY", "Friday"),
     ("choice_days", "day-0", "{Funday}", None),
     ("choice_dates", "june-0", "{June 1st}", "June 1"),

@@ -55,7 +55,7 @@ class RandomChoiceTask(Task):
     """One diffuse-distributions family: its prompt files become prompts, its targets options."""
 
     family = "random_choice"
-    version = 1
+    version = 2  # 2: stricter free-text fallback (echoes and ambiguous replies are invalid)
     default_sampling = Sampling(n=100, max_new_tokens=24)
     #: upstream prompt files, relative to ``data/diffuse/prompts``
     files: ClassVar[tuple[str, ...]] = ()
@@ -107,19 +107,29 @@ class RandomChoiceTask(Task):
         return text
 
     def parse(self, text: str, prompt: Prompt) -> str | None:
-        """The canonical option: a valid ``{braced}`` answer first, else the first option mentioned.
+        """The canonical option: a valid ``{braced}`` answer, else the whole reply, else the one option
+        the reply mentions.
 
-        A reply that is code (the prompts say "Don't output code") only counts through its braces.
+        The fallback is strict so that prose and junk are not read as answers: options the request
+        itself names ("between 1 and 100") do not count, and a reply naming two different options is
+        ambiguous (None). A reply that is code (the prompts say "Don't output code") only counts
+        through its braces.
         """
         tiers = self._tiers_for(prompt)
-        for content in braced(text):
+        for content in (*braced(text), text.strip().strip("\"'*.!").strip()):
             hit = next((v for t in tiers if (v := t.lookup(content))), None)
             if hit:
                 return hit
         if _CODE.search(text[:MAX_PARSE_CHARS]):
             return None
         toks = tokens(self.prepare(text))
-        return next((v for t in tiers if (v := t.search(toks))), None)
+        request = tokens(_request(prompt))
+        for table in tiers:
+            echoed = {value for _, _, value in table.finditer(request)}  # "between 1 and 100", "two braces"
+            found = {value for _, _, value in table.finditer(toks)} - echoed
+            if found:
+                return found.pop() if len(found) == 1 else None
+        return None
 
     def option_surfaces(self, prompt: Prompt) -> dict[str, list[str]]:
         """{option: ["{option}", "option", ...aliases]} — complete replies, distinct across options."""
@@ -128,6 +138,11 @@ class RandomChoiceTask(Task):
             forms = [option, *self.surface_aliases(option)]
             out[option] = list(dict.fromkeys(s for f in forms for s in (f"{{{f}}}", f)))
         return out
+
+
+def _request(prompt: Prompt) -> str:
+    """The user's words up to the format example ("{number}"), which is not something to echo."""
+    return " ".join(str(m["content"]) for m in prompt.messages if m["role"] == "user").split("{", 1)[0]
 
 
 # --- families -------------------------------------------------------------------------------------
