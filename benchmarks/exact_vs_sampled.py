@@ -1,19 +1,20 @@
 """Exact option scoring against sampling, on the default model: do they agree, and how much faster is exact?
 
-For one random-choice prompt this script
+For each prompt of a random-choice task this script
 
 1. scores every valid option exactly (teacher forcing each complete reply + end-of-turn), timed;
 2. samples ``--samples`` replies at T=1 with no truncation, just long enough to tell whether a reply
    is exactly one of the scored surfaces, and tests the counts {each option, anything else} against
    the exact probabilities with a Monte-Carlo chi-square test (many expected counts are tiny, so the
-   asymptotic test would be wrong) and a binomial test of the valid share;
-3. runs the task's own sampled mode (``--samples`` texts of the task's max_new_tokens, answers read
-   from free text by the task's tolerant parser), timed, and prints its distribution beside the exact
-   one: it answers a different question (any answer inside prose counts), so it is shown, not tested.
+   asymptotic test would be wrong), pooled over the prompts, and a z-test of the valid share;
+3. with ``--task-mode ID``, runs the task's own sampled mode on that prompt (``--samples`` texts of the
+   task's max_new_tokens, answers read from free text by the task's parser), timed, and prints its
+   distribution beside the exact one: it answers a different question (an answer inside prose counts),
+   so it is shown, not tested.
 
 Usage::
 
-    python benchmarks/exact_vs_sampled.py --task choice_days --prompt day-0 --samples 1000 --threads 1
+    python benchmarks/exact_vs_sampled.py --task choice_numbers --samples 1000 --task-mode odd-1 --threads 1
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from collections import Counter
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
-from scipy import stats
 
 from divbench import registry
 from divbench.models.base import BackendOptions, GenRequest, OptionRequest
@@ -68,15 +68,23 @@ def strict_counts(replies: list[tuple[str, str]], table: dict[str, list[str]]) -
                    for text, reason in replies)
 
 
-def mc_chi2(observed: np.ndarray, probs: np.ndarray, draws: int = 20000, seed: int = 0) -> tuple[float, float]:
-    """Pearson chi-square statistic and its Monte-Carlo p-value under the multinomial(probs) null."""
-    total = int(observed.sum())
-    expected = probs * total
+def chi2_stat(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Pearson statistic over the last axis, cells with expected count 0 left out."""
     keep = expected > 0
-    stat = float(((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum())
-    sims = np.random.default_rng(seed).multinomial(total, probs, size=draws)
-    sim_stats = ((sims[:, keep] - expected[keep]) ** 2 / expected[keep]).sum(axis=1)
-    return stat, float((1 + (sim_stats >= stat).sum()) / (draws + 1))
+    return ((observed[..., keep] - expected[keep]) ** 2 / expected[keep]).sum(axis=-1)
+
+
+def pooled_mc_chi2(cases: list[tuple[np.ndarray, np.ndarray]], draws: int = 20000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Sum of per-prompt Pearson statistics and its Monte-Carlo p-value: each prompt's counts are
+    drawn from its own multinomial(total, probs) under the null, so tiny expected counts are fine."""
+    rng = np.random.default_rng(seed)
+    stat, sims = 0.0, np.zeros(draws)
+    for observed, probs in cases:
+        total = int(observed.sum())
+        stat += float(chi2_stat(observed, probs * total))
+        sims += chi2_stat(rng.multinomial(total, probs, size=draws).astype(float), probs * total)
+    return stat, float((1 + (sims >= stat).sum()) / (draws + 1))
 
 
 def parsed_counts(task: Task, prompt: Prompt, replies: list[tuple[str, str]]) -> Counter[str]:
@@ -91,48 +99,70 @@ def top(mapping: dict[str, float], k: int = 6) -> str:
     return ", ".join(f"{o}={v:.3f}" for o, v in sorted(mapping.items(), key=lambda kv: -kv[1])[:k])
 
 
+def check_prompt(backend: HFBackend, task: Task, prompt: Prompt, args: argparse.Namespace
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Exact vs strict sampling for one prompt (printed); returns (observed, null probs, exact seconds)."""
+    table = task.option_surfaces(prompt)
+    probs, invalid, exact_s = exact(backend, prompt, table)
+    conditional = top({o: p / (1 - invalid) for o, p in probs.items()})
+    print(f"{task.name}/{prompt.id}: {len(table)} options; exact {exact_s:.2f} s, valid mass {1 - invalid:.5f}; "
+          f"given valid: {conditional}")
+    short = surface_tokens(backend, table) + 2
+    replies, strict_s = sample(backend, prompt, args.samples, short)
+    counts = strict_counts(replies, table)
+    observed = np.array([counts.get(o, 0) for o in table] + [counts.get("<other>", 0)], dtype=float)
+    null = np.array([probs[o] for o in table] + [invalid])
+    valid = int(observed[:-1].sum())
+    seen = dict(sorted(((o, int(c)) for o, c in counts.items() if o != "<other>")))
+    print(f"  strict: {args.samples} samples of <= {short} tokens in {strict_s:.1f} s; exactly-valid {valid} "
+          f"(expected {args.samples * (1 - invalid):.1f}): {seen}")
+    return observed, null / null.sum(), exact_s
+
+
+def task_mode(backend: HFBackend, task: Task, prompt: Prompt, samples: int, exact_s: float) -> None:
+    """The task's own sampled mode on one prompt: invalid rate, shares, and the speed ratio."""
+    mnt = task.default_sampling.max_new_tokens
+    free, task_s = sample(backend, prompt, samples, mnt)
+    parsed = parsed_counts(task, prompt, free)
+    share = {o: c / samples for o, c in parsed.items() if o != "<invalid>"}
+    print(f"task sampled mode, {prompt.id}: {samples} samples of <= {mnt} tokens in {task_s:.1f} s; "
+          f"invalid rate {parsed.get('<invalid>', 0) / samples:.3f}; valid shares: {top(share)}")
+    print(f"speed: exact {exact_s:.2f} s vs sampled {task_s:.1f} s -> exact is {task_s / exact_s:.0f}x faster")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="choice_days")
-    parser.add_argument("--prompt", default="day-0", help="prompt id within the task")
-    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--task", default="choice_numbers")
+    parser.add_argument("--prompts", default="all", help="comma-separated prompt ids, or all")
+    parser.add_argument("--samples", type=int, default=1000, help="samples per prompt")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--skip-task-mode", action="store_true", help="skip step 3 (the task's sampled mode)")
+    parser.add_argument("--task-mode", default=None, metavar="PROMPT_ID",
+                        help="also run the task's own sampled mode on this prompt and time it against exact")
     args = parser.parse_args()
 
     backend = create_hf_backend("default", None, BackendOptions(threads=args.threads, batch_size=CHUNK))
     task: Task = registry.get("tasks", args.task)()
-    prompt = next((p for p in task.prompts if p.id == args.prompt), None)
-    if prompt is None:
-        raise SystemExit(f"no prompt {args.prompt!r} in {args.task}; ids: {', '.join(p.id for p in task.prompts)}")
-    table = task.option_surfaces(prompt)
-    probs, invalid, exact_s = exact(backend, prompt, table)
-    print(f"{args.task}/{args.prompt}: {len(table)} options, {sum(map(len, table.values()))} surfaces")
-    print(f"exact:   {exact_s:.2f} s; valid mass {1 - invalid:.5f}; conditional on valid: "
-          f"{top({o: p / (1 - invalid) for o, p in probs.items()})}")
-
-    short = surface_tokens(backend, table) + 2
-    replies, strict_s = sample(backend, prompt, args.samples, short)
-    counts = strict_counts(replies, table)
-    options = list(table)
-    observed = np.array([counts.get(o, 0) for o in options] + [counts.get("<other>", 0)], dtype=float)
-    null = np.array([probs[o] for o in options] + [invalid])
-    stat, p_chi2 = mc_chi2(observed, null / null.sum())
-    valid = int(observed[:-1].sum())
-    p_binom = stats.binomtest(valid, args.samples, 1 - invalid).pvalue
-    print(f"strict:  {args.samples} samples of <= {short} tokens in {strict_s:.1f} s; exactly-valid replies "
-          f"{valid} (expected {args.samples * (1 - invalid):.1f}); binomial p = {p_binom:.3f}; "
-          f"Monte-Carlo chi-square over {len(options)} options + other: X2 = {stat:.2f}, p = {p_chi2:.3f}")
-    print(f"         observed valid: {dict(sorted(((o, int(c)) for o, c in counts.items() if o != '<other>')))}")
-
-    if not args.skip_task_mode:
-        mnt = task.default_sampling.max_new_tokens
-        free, task_s = sample(backend, prompt, args.samples, mnt)
-        parsed = parsed_counts(task, prompt, free)
-        share = {o: c / args.samples for o, c in parsed.items() if o != "<invalid>"}
-        print(f"task sampled mode: {args.samples} samples of <= {mnt} tokens in {task_s:.1f} s; invalid rate "
-              f"{parsed.get('<invalid>', 0) / args.samples:.3f}; valid shares: {top(share)}")
-        print(f"speed: exact {exact_s:.2f} s vs sampled {task_s:.1f} s -> exact is {task_s / exact_s:.0f}x faster")
+    by_id = {p.id: p for p in task.prompts}
+    wanted = list(by_id) if args.prompts == "all" else args.prompts.split(",")
+    unknown = [w for w in wanted if w not in by_id]
+    if unknown:
+        raise SystemExit(f"no prompt {unknown[0]!r} in {args.task}; ids: {', '.join(by_id)}")
+    cases, exact_seconds = [], {}
+    for pid in wanted:
+        observed, probs, exact_seconds[pid] = check_prompt(backend, task, by_id[pid], args)
+        cases.append((observed, probs))
+    valid = sum(int(o[:-1].sum()) for o, _ in cases)
+    expected = sum(args.samples * (1 - p[-1]) for _, p in cases)
+    z = (valid - expected) / math.sqrt(sum(args.samples * (1 - p[-1]) * p[-1] for _, p in cases))
+    stat, p_value = pooled_mc_chi2(cases)
+    print(f"pooled over {len(cases)} prompts: exactly-valid {valid} vs expected {expected:.1f} (z = {z:.2f}); "
+          f"Monte-Carlo chi-square X2 = {stat:.1f}, p = {p_value:.3f}")
+    if args.task_mode:
+        prompt = by_id.get(args.task_mode)
+        if prompt is None:
+            raise SystemExit(f"no prompt {args.task_mode!r} in {args.task}")
+        exact_s = exact_seconds.get(prompt.id) or exact(backend, prompt, task.option_surfaces(prompt))[2]
+        task_mode(backend, task, prompt, args.samples, exact_s)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
   undefined are dropped; with fewer than half left, or fewer than two units, there is no interval.
 * A metric whose statistic is biased by resampling with replacement itself sets
   ``bootstrap_recentre = True``: corpus distinct-n, where a text drawn twice repeats all its n-grams
-  and the resampled values sit far below the estimate. Its interval is shifted by (value − median of
+  and the resampled values sit far below the estimate; likewise the plug-in demographic skew
+  statistics (entropy, KL, TV, top share of category shares). Its interval is shifted by (value − median of
   the resampled values) and clipped to the metric's ``bounds`` (when it declares them).
 """
 
@@ -66,8 +67,15 @@ def mean_ci(values: Sequence[float], boot: Bootstrap = DEFAULT_BOOTSTRAP) -> tup
     arr = np.asarray(values, dtype=float)
     if arr.size < 2 or boot.n_resamples == 0:
         return None
-    means = np.concatenate([arr[idx].mean(axis=1) for idx in _index_chunks(arr.size, boot)])
-    return _interval(means, boot)
+    return _interval(resampled_means(arr, boot), boot)
+
+
+def resampled_means(values: Sequence[float] | np.ndarray, boot: Bootstrap = DEFAULT_BOOTSTRAP) -> np.ndarray:
+    """The mean of each of ``boot.n_resamples`` seeded resamples of ``values`` (empty if there are none)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0 or boot.n_resamples == 0:
+        return np.empty(0)
+    return np.concatenate([arr[idx].mean(axis=1) for idx in _index_chunks(arr.size, boot)])
 
 
 def _looped(metric: Metric) -> Callable[[Sequence[Any], np.ndarray], np.ndarray]:
@@ -88,9 +96,7 @@ def units_ci(metric: Metric, units: Sequence[Any], value: float,
     """Percentile interval of a per-task metric over resampled units (re-centred where the metric asks)."""
     if len(units) < 2 or boot.n_resamples == 0:
         return None
-    score = getattr(metric, "score_resamples", None) or _looped(metric)
-    samples = np.concatenate([score(units, idx) for idx in _index_chunks(len(units), boot)])
-    samples = samples[np.isfinite(samples)]
+    samples = resampled_values(metric, units, boot)
     if samples.size < max(2, boot.n_resamples / 2):
         return None
     lo, hi = _interval(samples, boot)
@@ -99,3 +105,12 @@ def units_ci(metric: Metric, units: Sequence[Any], value: float,
     shift = value - float(np.median(samples))
     low, high = getattr(metric, "bounds", (-np.inf, np.inf))
     return float(np.clip(lo + shift, low, high)), float(np.clip(hi + shift, low, high))
+
+
+def resampled_values(metric: Metric, units: Sequence[Any], boot: Bootstrap = DEFAULT_BOOTSTRAP) -> np.ndarray:
+    """A per-task metric on ``boot.n_resamples`` seeded resamples of its units; undefined ones dropped."""
+    if not units or boot.n_resamples == 0:
+        return np.empty(0)
+    score = getattr(metric, "score_resamples", None) or _looped(metric)
+    samples = np.concatenate([score(units, idx) for idx in _index_chunks(len(units), boot)])
+    return samples[np.isfinite(samples)]
