@@ -42,6 +42,11 @@ class PluginWarning(UserWarning):
     """A plugin entry point failed to load."""
 
 
+def _one(kind: Kind) -> str:
+    """The singular of a kind: "task", "metric", "backend", "strategy"."""
+    return "strategy" if kind == "strategies" else kind[:-1]
+
+
 def register(kind: Kind, name: str, target: str) -> None:
     """Add or replace a built-in (``target`` is ``"module:attribute"``). Mainly for tests."""
     _BUILTIN[kind][name] = target
@@ -53,7 +58,7 @@ def _table(kind: Kind) -> dict[str, Callable[[], Any]]:
     table: dict[str, Callable[[], Any]] = {name: _lazy(target) for name, target in _BUILTIN[kind].items()}
     for ep in entry_points(group=f"divbench.{kind}"):
         if ep.name in table:
-            warnings.warn(f"plugin {ep.value!r} tries to replace built-in {kind[:-1]} {ep.name!r}; ignored",
+            warnings.warn(f"plugin {ep.value!r} tries to replace built-in {_one(kind)} {ep.name!r}; ignored",
                           PluginWarning, stacklevel=2)
             continue
         table[ep.name] = _entry_point_loader(ep)
@@ -82,14 +87,14 @@ def get(kind: Kind, name: str) -> Any:
     table = _table(kind)
     if name not in table:
         known = ", ".join(sorted(table)) or "none"
-        raise UnknownNameError(f"unknown {kind[:-1]} {name!r}; known: {known}")
+        raise UnknownNameError(f"unknown {_one(kind)} {name!r}; known: {known}")
     try:
         return table[name]()
     except Exception as exc:
         if name in _BUILTIN[kind]:
             raise
-        warnings.warn(f"{kind[:-1]} plugin {name!r} failed to load: {exc}", PluginWarning, stacklevel=2)
-        raise UnknownNameError(f"{kind[:-1]} plugin {name!r} failed to load: {exc}") from exc
+        warnings.warn(f"{_one(kind)} plugin {name!r} failed to load: {exc}", PluginWarning, stacklevel=2)
+        raise UnknownNameError(f"{_one(kind)} plugin {name!r} failed to load: {exc}") from exc
 
 
 def load_all(kind: Kind) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from divbench.models.base import Backend, BackendOptions, GenOutput, GenRequest,
 from divbench.progress import NullReporter, Reporter
 from divbench.signature import derive_seed, stable_hash
 from divbench.store import GenerationStore, read_jsonl, set_line, timing_line, write_atomic
-from divbench.strategies.base import Strategy
+from divbench.strategies.base import Strategy, StrategyError
 from divbench.suite import Suite, TaskEntry
 from divbench.tasks.base import Task, TaskError
 from divbench.types import (
@@ -87,17 +87,35 @@ def build_task(entry: TaskEntry) -> Task:
         raise TaskError(f"task {entry.name!r}: bad options {entry.options}: {exc}") from exc
 
 
-def build_strategy(name: str) -> Strategy:
-    return registry.get("strategies", name)()
+def build_strategy(name: str, options: dict[str, Any] | None = None) -> Strategy:
+    """The strategy registered as ``name`` with ``options`` (bad options: one-line StrategyError)."""
+    return registry.get("strategies", name)(**(options or {}))
 
 
-def plan_tasks(suite: Suite, backend: Backend) -> list[PlannedTask]:
-    """Build every task of the suite (failing early, before anything is written)."""
+def check_strategy(strategy: Strategy, suite: Suite) -> None:
+    """Refuse task families the strategy does not support (reads task classes only: no model, no data)."""
+    for entry in suite.tasks:
+        strategy.check_family(entry.name, registry.get("tasks", entry.name).family)
+        if entry.scoring == "exact" and not strategy.keeps_exact_scoring:
+            raise StrategyError(f"task {entry.name!r} asks for exact scoring, but strategy {strategy.name!r} "
+                                "changes how texts are produced; use scoring = \"sampled\" or \"auto\"")
+
+
+def plan_tasks(suite: Suite, backend: Backend, strategy: Strategy | None = None) -> list[PlannedTask]:
+    """Build every task of the suite (failing early, before anything is written).
+
+    A strategy that produces texts its own way (not only new messages) makes random-choice tasks
+    sampled: their texts are parsed by the task instead of scoring the options exactly.
+    """
+    strategy = strategy or build_strategy("none")
+    check_strategy(strategy, suite)
+    strategy.check_backend(backend)
     planned = []
     for entry in suite.tasks:
         task = build_task(entry)
         prompts = task.prompts[: entry.limit] if entry.limit is not None else task.prompts
-        exact_ok = backend.can_score_options and all(task.option_surfaces(p) for p in prompts)
+        exact_ok = (strategy.keeps_exact_scoring and backend.can_score_options
+                    and all(task.option_surfaces(p) for p in prompts))
         if entry.scoring == "exact" and not exact_ok:
             raise TaskError(f"task {task.name!r}: exact scoring needs enumerable options and a backend "
                             f"that scores them ({backend.name} with this task cannot)")
@@ -141,7 +159,7 @@ class Generator:
         self.fingerprint = backend.fingerprint()
 
     def set_key(self, plan: PlannedTask, rendered: str, seed: int) -> str:
-        return stable_hash([self.fingerprint, self.strategy.strategy_id, rendered, plan.sampling.to_dict(),
+        return stable_hash([self.fingerprint, self.strategy.key, rendered, plan.sampling.to_dict(),
                             plan.mode, seed], length=24)
 
     def run_task(self, plan: PlannedTask, chunk_rows: int) -> list[GenerationSet]:
@@ -169,7 +187,7 @@ class Generator:
     def _make(self, plan: PlannedTask, slots: Sequence[tuple]) -> list[GenerationSet]:
         if plan.mode == "exact":
             return self._score_options(plan, slots)
-        requests = [GenRequest(messages, seed, tuple(prompt.meta.get("references", ())))
+        requests = [GenRequest(messages, seed, tuple(prompt.meta.get("references", ())), prompt)
                     for prompt, messages, _, seed, _, _ in slots]
         outputs = self.strategy.generate(self.backend, requests, plan.sampling, self._progress)
         return [self._to_set(plan, slot, out) for slot, out in zip(slots, outputs, strict=True)]
@@ -224,8 +242,8 @@ def generate(system: System, suite: Suite, seed: int, backend: Backend, run_dir:
              reporter: Reporter | None = None, chunk_rows: int = 64) -> list[PlannedTask]:
     """Stage 1: write ``manifest.json`` and ``generations.jsonl`` into ``run_dir``."""
     reporter = reporter or NullReporter()
-    strategy = strategy or build_strategy(system.strategy)
-    plans = plan_tasks(suite, backend)
+    strategy = strategy or build_strategy(system.strategy, system.options.get("strategy"))
+    plans = plan_tasks(suite, backend, strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = {
         "schema_version": SCHEMA_VERSION, "run_id": run_dir.name, "system": system.to_dict(),

@@ -76,8 +76,8 @@ class Suite:
         return cls(data["name"], tuple(TaskEntry.from_dict(t) for t in data["tasks"]), int(data.get("seed", 0)))
 
     def select(self, task_names: list[str] | None = None, n: int | None = None,
-               limit: int | None = None) -> Suite:
-        """A copy narrowed to some tasks, with N and/or the prompt limit overridden."""
+               limit: int | None = None, sampling: dict[str, Any] | None = None) -> Suite:
+        """A copy narrowed to some tasks, with N, the prompt limit and/or sampling fields overridden."""
         entries = list(self.tasks)
         if task_names:
             known = {t.name for t in entries}
@@ -85,6 +85,8 @@ class Suite:
             entries += [TaskEntry(name) for name in task_names if name not in known]
         if n is not None:
             entries = [replace(t, sampling={**t.sampling, "n": n}) for t in entries]
+        if sampling:
+            entries = [replace(t, sampling={**t.sampling, **sampling}) for t in entries]
         if limit is not None:
             entries = [replace(t, limit=limit if t.limit is None else min(t.limit, limit)) for t in entries]
         return replace(self, tasks=tuple(entries))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from divbench.types import Message, Sampling
+from divbench.types import Message, Prompt, Sampling
 
 
 class BackendError(RuntimeError):
@@ -21,6 +21,8 @@ class GenRequest:
     seed: int
     #: reference replies of the prompt, when its data carry them (used by the ``reference`` backend)
     references: tuple[str, ...] = ()
+    #: the task's prompt behind ``messages`` (strategies that send several prompts per set rebuild from it)
+    prompt: Prompt | None = None
 
 
 @dataclass

@@ -4,12 +4,19 @@
 within a set and repeat exactly across runs. ``collapsed`` answers every prompt with the same text.
 Both score options: ``diverse`` spreads 90% of the mass uniformly over the surfaces, ``collapsed``
 puts 90% on the first one; the remaining 10% is invalid mass.
+
+So that list-asking strategies can be tested, ``diverse`` answers a last user message that asks for
+"a list of K ..." with a numbered list of K texts (each followed by "(probability: p)" when the message
+mentions probabilities), continuing after an assistant reply prefix when there is one.
+``generate_beams`` is a toy diverse beam search: one seeded word sequence, shifted by one vocabulary
+place per group when the diversity penalty is positive (identical beams when it is 0).
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Sequence
 
@@ -30,6 +37,7 @@ VOCABULARY = (
     "cotton", "echo", "island", "marble", "feather", "basket", "summer", "anchor", "tulip", "glacier",
 )
 COLLAPSED_TEXT = "That sounds great, I love it!"
+LIST_REQUEST = re.compile(r"\blist of (\d{1,3})\b", re.IGNORECASE)
 VALID_MASS = 0.9
 
 
@@ -58,10 +66,44 @@ class FakeBackend:
         for request in requests:
             start = time.perf_counter()
             rng = random.Random(request.seed)
-            texts = [self._text(rng, sampling) for _ in range(sampling.n)]
+            texts = [self._reply(request.messages, rng, sampling) for _ in range(sampling.n)]
             tokens = sum(len(t.split()) for t in texts)
             reasons = ["length" if len(t.split()) >= sampling.max_new_tokens else "stop" for t in texts]
             outputs.append(GenOutput(texts, reasons, tokens, time.perf_counter() - start))
+            if progress:
+                progress(1, tokens)
+        return outputs
+
+    def _reply(self, messages: Sequence[Message], rng: random.Random, sampling: Sampling) -> str:
+        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        match = LIST_REQUEST.search(user) if self.mode == "diverse" else None
+        if match is None:
+            return self._text(rng, sampling)
+        count = int(match.group(1))
+        items = [self._text(rng, sampling) for _ in range(count)]
+        if "probabilit" in user.lower():
+            weights = [rng.random() + 0.05 for _ in items]
+            items = [f"{t} (probability: {w / sum(weights):.2f})" for t, w in zip(items, weights, strict=True)]
+        text = "\n".join(f"{i}. {t}" for i, t in enumerate(items, start=1))
+        prefix = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+        return text[len(prefix) :].lstrip() if prefix and text.startswith(prefix) else text
+
+    def generate_beams(
+        self, requests: Sequence[GenRequest], sampling: Sampling, diversity_penalty: float,
+        progress: ProgressFn | None = None,
+    ) -> list[GenOutput]:
+        """Toy diverse beam search: group g shifts a seeded word sequence by g places (if the penalty is > 0)."""
+        outputs = []
+        for request in requests:
+            start = time.perf_counter()
+            rng = random.Random(request.seed)
+            base = [rng.randrange(len(VOCABULARY)) for _ in range(min(sampling.max_new_tokens, 6))]
+            shift = 1 if diversity_penalty > 0 else 0
+            texts = [COLLAPSED_TEXT if self.mode == "collapsed" else
+                     " ".join(VOCABULARY[(b + g * shift) % len(VOCABULARY)] for b in base).capitalize() + "."
+                     for g in range(sampling.n)]
+            tokens = sum(len(t.split()) for t in texts)
+            outputs.append(GenOutput(texts, ["stop"] * len(texts), tokens, time.perf_counter() - start))
             if progress:
                 progress(1, tokens)
         return outputs

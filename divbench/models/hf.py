@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,38 @@ class SeededSampler(LogitsProcessor):
         return noise.fill_(float("-inf")).scatter_(-1, choice, 0.0)
 
 
+class GroupPicker(LogitsProcessor):
+    """Diverse beam search with one beam per group (Vijayakumar et al.'s Hamming diversity), as a processor.
+
+    Rows ``[i*g, (i+1)*g)`` are the ``g`` groups of request ``i``. At every step group j takes the token
+    maximising ``log p(token) - penalty * (how many of groups 0..j-1 of its request took that token at
+    this step)``; rows the watcher has finished neither pick nor count. With one beam per group this is
+    transformers' group beam search (``num_beams = num_beam_groups``) except that a group ends at its
+    first end-of-turn token instead of keeping it as a finished hypothesis while it searches on.
+    Returns one-hot scores, like :class:`SeededSampler`, so greedy decoding takes the pick.
+    """
+
+    def __init__(self, groups: int, penalty: float, watcher: StopWatcher) -> None:
+        self.groups = groups
+        self.penalty = penalty
+        self.watcher = watcher
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        logp = torch.log_softmax(scores.float(), dim=-1)
+        rows, vocab = logp.shape
+        logp = logp.view(rows // self.groups, self.groups, vocab)
+        live = torch.tensor([end is None for end in self.watcher.ends], device=logp.device)
+        live = live.view(-1, self.groups)
+        counts = torch.zeros((logp.shape[0], vocab), device=logp.device)
+        picks = torch.empty((logp.shape[0], self.groups), dtype=torch.long, device=logp.device)
+        for group in range(self.groups):
+            pick = torch.argmax(logp[:, group] - self.penalty * counts, dim=-1)
+            picks[:, group] = pick
+            counts.scatter_add_(1, pick[:, None], live[:, group, None].float())
+        out = torch.full((rows, vocab), float("-inf"), device=logp.device)
+        return out.scatter_(-1, picks.view(-1, 1), 0.0)
+
+
 class StopWatcher(StoppingCriteria):
     """Ends rows at EOS, at a stop string or at max_new_tokens, and records where and why."""
 
@@ -493,11 +525,37 @@ class HFBackend:
         self, requests: Sequence[GenRequest], sampling: Sampling, progress: ProgressFn | None = None
     ) -> list[GenOutput]:
         """``sampling.n`` texts per request; each request's texts depend only on its seed."""
+        return self._run(requests, sampling, progress, None)
+
+    def generate_beams(
+        self,
+        requests: Sequence[GenRequest],
+        sampling: Sampling,
+        diversity_penalty: float,
+        progress: ProgressFn | None = None,
+    ) -> list[GenOutput]:
+        """Diverse beam search: ``sampling.n`` groups of one beam each per request (see :class:`GroupPicker`).
+
+        Deterministic; of ``sampling`` only n, max_new_tokens and stop apply.
+        """
+        if diversity_penalty < 0:
+            raise BackendError(f"diversity_penalty must be >= 0, got {diversity_penalty}")
+        return self._run(requests, sampling, progress, lambda watcher: GroupPicker(sampling.n, diversity_penalty,
+                                                                                    watcher))
+
+    def _run(
+        self,
+        requests: Sequence[GenRequest],
+        sampling: Sampling,
+        progress: ProgressFn | None,
+        picker: Callable[[StopWatcher], LogitsProcessor] | None,
+    ) -> list[GenOutput]:
         prompts = [self.encode(self.render(r.messages)) for r in requests]
         outputs: list[GenOutput | None] = [None] * len(requests)
         for batch in self._plan_batches([len(p) for p in prompts], sampling.n):
             start = time.perf_counter()
-            results = self._generate_batch([prompts[i] for i in batch], [requests[i].seed for i in batch], sampling)
+            results = self._generate_batch([prompts[i] for i in batch], [requests[i].seed for i in batch], sampling,
+                                           picker)
             share = (time.perf_counter() - start) / len(batch)  # every request has n rows
             for i, out in zip(batch, results, strict=True):
                 out.seconds = share
@@ -524,7 +582,11 @@ class HFBackend:
         return ids.to(self.device), mask.to(self.device)
 
     def _generate_batch(
-        self, prompts: Sequence[list[int]], seeds: Sequence[int], sampling: Sampling
+        self,
+        prompts: Sequence[list[int]],
+        seeds: Sequence[int],
+        sampling: Sampling,
+        picker: Callable[[StopWatcher], LogitsProcessor] | None = None,
     ) -> list[GenOutput]:
         n = sampling.n
         ids, mask = self._left_pad(prompts)
@@ -533,9 +595,12 @@ class HFBackend:
         if cache is not None:
             extra["past_key_values"] = cache
         ids, mask = ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
-        generators = [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
-        sampler = SeededSampler(sampling, generators, n)
         watcher = StopWatcher(self.tokenizer, ids.shape[1], ids.shape[0], self.eos_ids, sampling)
+        if picker is not None:
+            sampler = picker(watcher)
+        else:
+            generators = [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
+            sampler = SeededSampler(sampling, generators, n)
         config = GenerationConfig(
             do_sample=False,
             num_beams=1,
