@@ -205,7 +205,7 @@ class Generator:
 
         start = time.perf_counter()
         surfaces = [plan.task.option_surfaces(slot[0]) or {} for slot in slots]
-        requests = [OptionRequest(slot[1], tuple(s for forms in table.values() for s in forms))
+        requests = [OptionRequest(slot[1], tuple(s for forms in table.values() for s in forms), plan.sampling)
                     for slot, table in zip(slots, surfaces, strict=True)]
         logprobs = self.backend.score_options(requests)
         seconds = (time.perf_counter() - start) / max(1, len(slots))

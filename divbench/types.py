@@ -6,6 +6,7 @@ Every record round-trips through JSON with ``to_dict``/``from_dict``. Files carr
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -130,7 +131,8 @@ class OptionScores:
     """Exact probabilities of every valid option of a prompt, by teacher forcing.
 
     ``logprobs[i]`` is the natural-log probability of ``options[i]`` (all its surface forms summed);
-    ``invalid_mass`` is 1 - sum(exp(logprobs)), the mass the model puts on anything else.
+    ``invalid_mass`` is 1 - sum(exp(logprobs)), the mass the model puts on anything else. An option
+    the sampling can never draw (cut by top-k / top-p / min-p) has log-probability -inf (null in JSON).
     """
 
     options: tuple[str, ...]
@@ -138,11 +140,13 @@ class OptionScores:
     invalid_mass: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"options": list(self.options), "logprobs": list(self.logprobs), "invalid_mass": self.invalid_mass}
+        logprobs = [None if lp == -math.inf else lp for lp in self.logprobs]  # JSON has no -Infinity
+        return {"options": list(self.options), "logprobs": logprobs, "invalid_mass": self.invalid_mass}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OptionScores:
-        return cls(tuple(data["options"]), tuple(float(x) for x in data["logprobs"]), float(data["invalid_mass"]))
+        logprobs = tuple(-math.inf if x is None else float(x) for x in data["logprobs"])
+        return cls(tuple(data["options"]), logprobs, float(data["invalid_mass"]))
 
 
 @dataclass(frozen=True)

@@ -361,3 +361,45 @@ def test_gguf_file_loads_like_the_converted_folder() -> None:
     with torch.inference_mode():
         delta = (from_gguf.model(input_ids=ids).logits - converted.model(input_ids=ids).logits).abs().max()
     assert float(delta) < 1e-4
+
+
+# ----------------------------------------------------------------------------- exact scoring under sampling
+
+
+def _first_token_logprobs(backend: HFBackend, sampling: Sampling | None) -> list[float]:
+    prompt_ids = backend.encode(backend.render(user("pick a letter")))
+    return backend.score_continuations(prompt_ids, [[t] for t in range(backend.model.config.vocab_size)], sampling)
+
+
+def test_exact_scores_follow_the_temperature(backend: HFBackend) -> None:
+    raw = torch.tensor(_first_token_logprobs(backend, None))
+    cooled = _first_token_logprobs(backend, Sampling(temperature=0.5))
+    assert cooled == pytest.approx(torch.log_softmax(raw / 0.5, dim=-1).tolist(), abs=1e-4)
+    greedy = _first_token_logprobs(backend, Sampling(temperature=0))
+    assert [p == 0.0 for p in greedy] == [i == int(raw.argmax()) for i in range(len(greedy))]
+
+
+def test_exact_scores_under_top_k_cut_the_rest(backend: HFBackend) -> None:
+    scores = _first_token_logprobs(backend, Sampling(top_k=3))
+    finite = [s for s in scores if s != -math.inf]
+    assert len(finite) == 3
+    assert math.fsum(math.exp(s) for s in finite) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_exact_scores_agree_with_samples_under_sampling(backend: HFBackend) -> None:
+    """4,000 one-token samples at T=0.7, top-k 5 match the exact first-token distribution (chi-square)."""
+    from scipy import stats
+
+    sampling = Sampling(n=4000, temperature=0.7, top_k=5, max_new_tokens=1)
+    out = backend.generate([GenRequest(user("pick a letter"), seed=11)], sampling)[0]
+    scores = _first_token_logprobs(backend, sampling)
+    expected: dict[str, float] = {}
+    for token, score in enumerate(scores):
+        if score != -math.inf:
+            text = backend.tokenizer.decode([token], skip_special_tokens=True).strip()
+            expected[text] = expected.get(text, 0.0) + math.exp(score) * sampling.n
+    counts = [out.texts.count(text) for text in expected]
+    assert sum(counts) == sampling.n  # nothing outside the top 5
+    total = sum(expected.values())  # 1000 up to float32 rounding
+    assert total == pytest.approx(sampling.n, rel=1e-4)
+    assert stats.chisquare(counts, [e * sampling.n / total for e in expected.values()]).pvalue > 0.001

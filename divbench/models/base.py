@@ -37,10 +37,16 @@ class GenOutput:
 
 @dataclass(frozen=True)
 class OptionRequest:
-    """Exact scoring: the log-probability of each surface string as the complete reply."""
+    """Exact scoring: the log-probability of each surface string as the complete reply.
+
+    With ``sampling``, the probability under the distribution that sampling draws from (each step's
+    logits divided by the temperature, then top-k / top-p / min-p applied; temperature 0 is greedy);
+    without, under the model itself.
+    """
 
     messages: tuple[Message, ...]
     surfaces: tuple[str, ...]
+    sampling: Sampling | None = None
 
 
 ProgressFn = Callable[[int, int], None]  # (requests done, new tokens) after each finished batch

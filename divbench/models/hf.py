@@ -312,6 +312,20 @@ def _nucleus_cut(probs: torch.Tensor, top_p: float) -> torch.Tensor:
         k = min(vocab, k * 8)
 
 
+def sampling_logprobs(logits: torch.Tensor, sampling: Sampling | None) -> torch.Tensor:
+    """Log-probabilities (last axis: vocabulary) of the next-token distribution the sampler draws from."""
+    logits = logits.float()
+    if sampling is None:
+        return torch.log_softmax(logits, dim=-1)
+    flat = logits.reshape(-1, logits.shape[-1])
+    if sampling.temperature == 0:
+        out = torch.full_like(flat, float("-inf")).scatter_(-1, flat.argmax(dim=-1, keepdim=True), 0.0)
+    else:
+        filtered = filter_logits(flat / sampling.temperature, sampling.top_k, sampling.top_p, sampling.min_p)
+        out = torch.log_softmax(filtered, dim=-1)
+    return out.reshape(logits.shape)
+
+
 class SeededSampler(LogitsProcessor):
     """The last logits processor: samples one token per row with its request's generator.
 
@@ -669,7 +683,7 @@ class HFBackend:
             prompt = self.render(req.messages)
             prompt_ids = self.encode(prompt)
             replies = [self.reply_ids(prompt, prompt_ids, s) for s in req.surfaces]
-            results.append(self.score_continuations(prompt_ids, replies))
+            results.append(self.score_continuations(prompt_ids, replies, req.sampling))
         return results
 
     def reply_ids(self, prompt: str, prompt_ids: Sequence[int], surface: str) -> list[int]:
@@ -683,8 +697,10 @@ class HFBackend:
             ids.append(self.end_of_turn_id)
         return ids
 
-    def score_continuations(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[float]:
-        """Summed natural-log probability of each token sequence after ``prompt_ids`` (teacher forcing).
+    def score_continuations(self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                            sampling: Sampling | None = None) -> list[float]:
+        """Summed natural-log probability of each token sequence after ``prompt_ids`` (teacher forcing),
+        under the model or, given ``sampling``, under what that sampling draws from (-inf: never drawn).
 
         The prompt runs once; continuations run in batches against copies of its KV cache.
         """
@@ -695,12 +711,12 @@ class HFBackend:
             out = self.model(input_ids=prompt, use_cache=True, **self._keep_last)
             if not hasattr(out.past_key_values, "batch_repeat_interleave"):
                 raise BackendError(f"{type(self.model).__name__}: its KV cache cannot be shared; cannot score options")
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            first = sampling_logprobs(out.logits[0, -1], sampling)
             scores = [0.0] * len(continuations)
             order = sorted(range(len(continuations)), key=lambda i: len(continuations[i]))
             for chunk in self._score_chunks(order, continuations):
                 rows = [continuations[i] for i in chunk]
-                values = self._score_chunk(out.past_key_values, first, len(prompt_ids), rows)
+                values = self._score_chunk(out.past_key_values, first, len(prompt_ids), rows, sampling)
                 for i, value in zip(chunk, values, strict=True):
                     scores[i] = value
         return scores
@@ -718,7 +734,8 @@ class HFBackend:
             yield chunk
 
     def _score_chunk(
-        self, cache: Any, first: torch.Tensor, prompt_len: int, rows: Sequence[Sequence[int]]
+        self, cache: Any, first: torch.Tensor, prompt_len: int, rows: Sequence[Sequence[int]],
+        sampling: Sampling | None = None,
     ) -> list[float]:
         totals = [float(first[r[0]]) if r else 0.0 for r in rows]
         width = max(len(r) for r in rows)
@@ -739,7 +756,7 @@ class HFBackend:
             past_key_values=past,
             use_cache=True,
         ).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = sampling_logprobs(logits, sampling)
         for i, r in enumerate(rows):
             if len(r) > 1:
                 targets = torch.tensor(list(r[1:]), dtype=torch.long, device=self.device)
