@@ -96,6 +96,8 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor write the generation store")
                         ] = False,
     display: Annotated[str, typer.Option(help="progress display: rich, plain or none")] = "rich",
+    all_metrics: Annotated[bool, typer.Option("--all-metrics", help="print every metric, not only the "
+                                                                    "headline ones (run.json has all)")] = False,
 ) -> None:
     """Generate with a model on a suite, score it, and print a summary.
 
@@ -135,7 +137,7 @@ def run(
     finally:
         reporter.close()
     record = score_run(run_dir)
-    _print_summary(record, run_dir)
+    _print_summary(record, run_dir, all_metrics)
 
 
 def _system_spec(system_file: Path | None, model: str | None, adapter: str | None, strategy: str | None,
@@ -190,6 +192,8 @@ def score(
     bootstrap_seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
     embedder: Annotated[Path | None, typer.Option(help="sentence-transformers model folder for "
                                                        "embedding metrics")] = None,
+    all_metrics: Annotated[bool, typer.Option("--all-metrics", help="print every metric, not only the "
+                                                                    "headline ones (run.json has all)")] = False,
 ) -> None:
     """Score generations without a model: re-score a run folder, or score any JSONL of sets."""
     from divbench.metrics.scoring import Bootstrap
@@ -206,12 +210,12 @@ def score(
     names = _split(metrics)
     if source.is_dir():
         record = score_run(source, names, boot)
-        _print_summary(record, source)
+        _print_summary(record, source, all_metrics or names is not None)
         return
     if out_dir is None:
         raise typer.BadParameter("scoring a JSONL file needs --out DIR")
     record = score_sets_file(source, out_dir, names, boot)
-    _print_summary(record, out_dir)
+    _print_summary(record, out_dir, all_metrics or names is not None)
 
 
 @app.command("list")
@@ -298,17 +302,32 @@ _LIST_ROWS: dict[str, Callable[[Any], list[str]]] = {
 }
 
 
-def _print_summary(record: Any, run_dir: Path) -> None:
+#: metrics the summary prints by default, per task family (``divbench run --all-metrics`` prints all)
+SUMMARY_METRICS = {
+    "random_choice": ("normalized_entropy", "tv_distance", "kl_to_population", "coverage", "invalid_rate"),
+    "*": ("distinct_2", "self_bleu", "semantic_diversity", "skew_entropy_gender", "skew_entropy_country",
+          "skew_entropy_occupation_sector"),
+}
+
+
+def _print_summary(record: Any, run_dir: Path, all_metrics: bool = False) -> None:
     table = Table(title=f"{record.system.label} — {record.run_id}", title_justify="left")
     for column in ("task", "N", "metric", "value", "95% CI", "better"):
         table.add_column(column, justify="right" if column in ("N", "value") else "left")
+    shown = total = 0
     for task in record.tasks:
+        wanted = SUMMARY_METRICS.get(task.family, SUMMARY_METRICS["*"])
         for metric in task.metrics:
             if metric.details.get("hidden"):
                 continue
-            table.add_row(task.task, str(task.n), metric.name, _fmt(metric.value),
-                          _fmt_ci(metric.ci), "↑" if metric.higher_is_better else "↓")
+            total += 1
+            if all_metrics or metric.name in wanted:
+                shown += 1
+                table.add_row(task.task, str(task.n), metric.name, _fmt(metric.value),
+                              _fmt_ci(metric.ci), "↑" if metric.higher_is_better else "↓")
     out.print(table)
+    if shown < total:
+        out.print(f"{shown} of {total} metrics shown; --all-metrics prints all, run.json has them all")
     cost = record.cost
     out.print(f"{cost.get('sets', 0)} sets, {cost.get('tokens', 0)} tokens, {cost.get('seconds', 0):.1f} s "
               f"of generation → {run_dir / 'run.json'}")

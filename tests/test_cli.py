@@ -116,3 +116,15 @@ def test_suite_with_a_task_twice_is_refused(tmp_path):
     suite = tmp_path / "twice.toml"
     suite.write_text('[[tasks]]\nname = "toy_choice"\n[[tasks]]\nname = "toy_choice"\nscoring = "exact"\n')
     _assert_one_line_error(_run("run", "--model", "fake:diverse", "--suite", str(suite)), "more than once")
+
+
+def test_summary_prints_headline_metrics_unless_asked_for_all(tmp_path, cache):
+    result = _run("run", "--model", "fake:diverse", "--tasks", "toy_text", "--out", str(tmp_path / "r"),
+                  "--display", "none", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert "distinct_2" in result.output and "distinct_1 " not in result.output
+    assert "--all-metrics prints all" in result.output
+    (run_dir,) = (tmp_path / "r").iterdir()
+    everything = _run("score", str(run_dir), "--all-metrics")
+    assert everything.exit_code == 0, everything.output
+    assert "distinct_1 " in everything.output and "--all-metrics prints all" not in everything.output
