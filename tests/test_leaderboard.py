@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from divbench import leaderboard as lb
 from divbench.cli import app
+from divbench.leaderboard import compare
 from divbench.leaderboard.compare import signature_fields
 from divbench.models.fake import FakeBackend
 from divbench.runner import generate
@@ -112,7 +113,7 @@ def test_every_cell_holds_exactly_its_column_signature(board, runs):
         for key, cell in column["cells"].items():
             task = next(t for t in records[key]["tasks"] if t["task"] == column["task"])
             result = next(m for m in task["metrics"] if m["name"] == column["metric"])
-            assert result["signature"] == column["signature"]
+            assert compare.measurement(result["signature"]) == column["signature"]
             assert cell.get("value") == result["value"]
             if "value" in cell:
                 assert cell["ci"] == result["ci"]
@@ -127,7 +128,7 @@ def test_tasks_groups_and_headlines(board):
     assert text["family"] == "dialogue"
     assert text["headline"] == "toy_text/semantic_diversity"
     main = text["groups"][0]
-    assert set(main["runs"]) == {"a-diverse", "b-collapsed", "e-hostile"}
+    assert set(main["runs"]) == {"a-diverse", "b-collapsed", "d-t05", "e-hostile"}  # T is the system's
     assert main["differs"] == []
     for group in text["groups"]:
         assert all(cid in {c["id"] for c in board["columns"]} for cid in group["columns"])
@@ -153,7 +154,7 @@ def test_plots_data(board):
 
     (cost,) = [p for p in board["plots"]["cost"] if p["task"] == "toy_text"]
     assert cost["metric"] == "semantic_diversity"
-    assert {p["run"] for p in cost["points"]} == {"a-diverse", "b-collapsed", "e-hostile"}
+    assert {p["run"] for p in cost["points"]} == {"a-diverse", "b-collapsed", "d-t05", "e-hostile"}
 
     (temperature,) = board["plots"]["temperature"]
     assert temperature["task"] == "toy_text"
@@ -195,9 +196,11 @@ def test_a_different_n_is_a_separate_group_and_marked_not_comparable(board, buil
     assert "not comparable: n 3 vs 4" in built.html_text
 
 
-def test_a_temperature_change_is_not_comparable_either(board):
+def test_a_temperature_change_is_another_system_on_the_same_measurement(board):
     group = next(g for g in _task(board, "toy_text")["groups"] if "d-t05" in g["runs"])
-    assert ["t", "0.5", "1"] in group["differs"]
+    assert "a-diverse" in group["runs"] and group["differs"] == []
+    column = next(c for c in board["columns"] if c["id"] == "toy_text/distinct_2")
+    assert {"a-diverse", "d-t05"} <= set(column["cells"]) and "|t:" not in column["signature"]
 
 
 def test_exact_and_sampled_choice_scoring_never_share_a_column(board):
@@ -433,3 +436,15 @@ def test_malformed_plot_details_are_left_out_not_fatal(tmp_path):
     board = json.loads(lb.build(tmp_path).json_text)
     (plot,) = board["plots"]["choice"]
     assert [p["prompt_id"] for p in plot["prompts"]] == ["y"]
+
+
+def test_temperature_curve_joins_runs_whose_system_options_differ_only_in_temperature(tmp_path):
+    """`divbench run --temperature T` records T in system.options["sampling"]: one curve over T."""
+    for t in ("0.7", "1.3"):
+        result = _cli("run", "--model", "fake:diverse", "--tasks", "toy_text", "--temperature", t,
+                      "--out", str(tmp_path), "--display", "none", "--threads", "1", "--no-cache")
+        assert result.exit_code == 0, result.output
+    board = json.loads(lb.build(tmp_path).json_text)
+    (plot,) = board["plots"]["temperature"]
+    (curve,) = plot["curves"]
+    assert [p["t"] for p in curve["points"]] == [0.7, 1.3]

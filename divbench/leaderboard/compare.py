@@ -1,11 +1,12 @@
 """Which numbers may share a column, and who wins where.
 
 A column is one (task, metric, signature). A task's runs first fall into *comparison groups* by
-the signature fields all their metrics share (N, sampling, task version, prompt set, scoring mode,
-bootstrap); inside a group, a metric whose signatures still differ (another metric version, another
-embedder) is split into variant columns. Numbers with different signatures never share a column;
-the page marks a run's cell in another group's or variant's column as *not comparable* and names
-the differing fields.
+the signature fields all their metrics share (N, max tokens, task version, prompt set, scoring mode,
+bootstrap; decoding knobs such as the temperature belong to the system, see :data:`SYSTEM_FIELDS`);
+inside a group, a metric whose signatures still differ (another metric version, another embedder)
+is split into variant columns. Numbers with different signatures never share a column; the page
+marks a run's cell in another group's or variant's column as *not comparable* and names the
+differing fields.
 
 The mean win rate of a system is the share of its pairwise comparisons it wins, pooled over every
 column where both systems have a value (a tie counts half).
@@ -39,6 +40,10 @@ HEADLINE = {
 #: the diversity metric plotted against cost and temperature for free-text tasks
 DIVERSITY_PLOT = ("semantic_diversity", "distinct_2", "distinct_1", "self_bleu")
 TIE = 1e-9
+#: sampling fields that say how a system decodes — which system it is — not how a metric is computed:
+#: a T=0.7 run and a T=1.0 run of the same prompts and N are two systems on one measurement and share
+#: columns (N, max_new_tokens and stop strings change what is measured and keep runs apart)
+SYSTEM_FIELDS = ("t", "top_p", "top_k", "min_p")
 
 
 def family_rank(family: str) -> tuple[int, str]:
@@ -94,6 +99,11 @@ def without_fields(signature: str, names: Sequence[str]) -> str:
     return "|".join(p for p in signature.split("|") if p.partition(":")[0] not in names)
 
 
+def measurement(signature: str) -> str:
+    """The signature without the decoding knobs that make a system what it is (:data:`SYSTEM_FIELDS`)."""
+    return without_fields(signature, SYSTEM_FIELDS)
+
+
 # ---------------------------------------------------------------- columns
 
 
@@ -131,7 +141,7 @@ def _visible(metric: MetricResult) -> bool:
 
 def task_context(metrics: Sequence[MetricResult]) -> str:
     """The signature fields shared by every metric of one run's task (N, sampling, task, prompts, ...)."""
-    sigs = [m.signature.split("|") for m in metrics]
+    sigs = [measurement(m.signature).split("|") for m in metrics]
     if not sigs:
         return ""
     return "|".join(p for p in sigs[0] if all(p in s for s in sigs[1:]))
@@ -177,7 +187,7 @@ def _group_columns(task: str, family: str, group: int,
     for name in sorted(by_metric, key=metric_rank):
         by_sig: dict[str, list[tuple[LoadedRun, MetricResult]]] = {}
         for run, metric in by_metric[name]:
-            by_sig.setdefault(metric.signature, []).append((run, metric))
+            by_sig.setdefault(measurement(metric.signature), []).append((run, metric))
         ordered = sorted(by_sig, key=lambda s: (-len(by_sig[s]), s))
         for variant, sig in enumerate(ordered, start=1):
             first = by_sig[sig][0][1]

@@ -276,9 +276,13 @@ def _temperature(run: LoadedRun, task: str, signature: str) -> float | None:
 
 
 def _system_key(run: LoadedRun) -> str:
+    """The system without its label and temperature (top-level or in ``options.sampling``), and the seed."""
     system = run.record.system.to_dict()
     system.pop("label", None)
-    system["options"] = {k: v for k, v in (system.get("options") or {}).items() if k != "temperature"}
+    options = {k: v for k, v in (system.get("options") or {}).items() if k != "temperature"}
+    if isinstance(options.get("sampling"), dict):
+        options["sampling"] = {k: v for k, v in options["sampling"].items() if k != "temperature"}
+    system["options"] = options
     return json.dumps([system, run.record.seed], sort_keys=True, default=str)
 
 

@@ -155,7 +155,8 @@ class Page:
         links += [el("a", {"href": "#viewer"}, "Generations"), el("a", {"href": "#runs"}, "Runs")]
         summary = (f"{len(self.rows)} systems · {len(tasks)} tasks · {len(self.columns)} metric columns. "
                    "Numbers share a column only when their signatures match (same metric version, parameters, "
-                   "N, sampling, task version and prompts).")
+                   "N, max tokens, task version, prompts and scoring mode); temperature, top-p, top-k and min-p "
+                   "belong to the system.")
         return el("header", None, el("h1", None, "divbench leaderboard"), el("p", {"class": "muted"}, summary),
                   el("nav", None, *links))
 
