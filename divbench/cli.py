@@ -288,17 +288,24 @@ def _metric_row(metric: Any) -> list[str]:
     return [metric.scope, arrow, families, metric.description]
 
 
+def _strategy_row(cls: Any) -> list[str]:
+    families = ", ".join(sorted(cls.families)) if cls.families is not None else "all"
+    options = ", ".join(f"{k}={v}" for k, v in cls.defaults.items()) or "-"
+    exact = "kept" if cls.keeps_exact_scoring else "sampled instead"
+    return [families, options, exact, cls.description]
+
+
 _LIST_COLUMNS = {
     "tasks": ["name", "family", "version", "prompts", "prompt-set hash", "description"],
     "metrics": ["name", "scope", "better", "families", "description"],
     "backends": ["name", "factory"],
-    "strategies": ["name", "description"],
+    "strategies": ["name", "families", "options (default)", "exact scoring", "description"],
 }
 _LIST_ROWS: dict[str, Callable[[Any], list[str]]] = {
     "tasks": _task_row,
     "metrics": _metric_row,
     "backends": lambda f: [f"{f.__module__}.{f.__name__}"],
-    "strategies": lambda cls: [cls.description],
+    "strategies": lambda cls: _strategy_row(cls),
 }
 
 

@@ -128,3 +128,11 @@ def test_summary_prints_headline_metrics_unless_asked_for_all(tmp_path, cache):
     everything = _run("score", str(run_dir), "--all-metrics")
     assert everything.exit_code == 0, everything.output
     assert "distinct_1 " in everything.output and "--all-metrics prints all" not in everything.output
+
+
+def test_list_strategies_shows_families_options_and_scoring():
+    result = _run("list", "strategies")
+    assert result.exit_code == 0, result.output
+    listing = next(line for line in result.output.splitlines() if "│ listing" in line)
+    assert "dialogue, persona" in listing and "attempts=3" in listing and "sampled instead" in listing
+    assert "kept" in next(line for line in result.output.splitlines() if "│ diverse-prompt" in line)
