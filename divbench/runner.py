@@ -130,8 +130,10 @@ def slug(text: str) -> str:
 
 
 def make_run_id(system: System, fingerprint: str, suite: Suite, seed: int) -> str:
-    """Date, system slug and a short hash of everything that decides the generations."""
-    digest = stable_hash([system.to_dict(), fingerprint, suite.to_dict(), seed], length=8)
+    """Date, system slug and a short hash of everything that decides the generations (task versions too:
+    they enter every set's seed)."""
+    versions = [registry.get("tasks", e.name).version for e in suite.tasks]
+    digest = stable_hash([system.to_dict(), fingerprint, suite.to_dict(), seed, versions], length=8)
     return f"{dt.date.today():%Y%m%d}-{slug(system.label)}-{digest}"
 
 

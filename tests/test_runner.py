@@ -111,3 +111,16 @@ def test_fake_backends_differ_in_diversity():
     request = [GenRequest(({"role": "user", "content": "x"},), 3)]
     assert len(set(diverse.generate(request, Sampling(n=6))[0].texts)) == 6
     assert len(set(collapsed.generate(request, Sampling(n=6))[0].texts)) == 1
+
+
+def test_run_id_changes_with_a_task_version(monkeypatch) -> None:
+    """A task version enters every set's seed, so a new version must not reuse an old run folder."""
+    from divbench import registry
+    from divbench.runner import make_run_id
+    from divbench.suite import Suite, TaskEntry
+    from divbench.types import System
+
+    suite = Suite("s", (TaskEntry("toy_text"),))
+    before = make_run_id(System("fake"), "fp", suite, 0)
+    monkeypatch.setattr(registry.get("tasks", "toy_text"), "version", 99)
+    assert make_run_id(System("fake"), "fp", suite, 0) != before

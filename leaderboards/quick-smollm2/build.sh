@@ -5,6 +5,7 @@
 # 2-core CPU; `divbench run --system ... ` without --tasks runs them). ~25 min on 2 idle cores.
 set -e
 cd "$(dirname "$0")"
+rm -rf runs  # a fresh board; sets already made come back from the generation store
 THREADS=${THREADS:-2}
 run() { divbench run --suite quick --out runs --threads "$THREADS" --display plain "$@" > /dev/null; }
 SYSTEMS=../../benchmarks/systems
