@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from divbench.leaderboard import compare
@@ -229,20 +229,22 @@ def choice_plots(runs: Sequence[LoadedRun], order: list[str], tasks: list[tuple[
 # ---------------------------------------------------------------- cost and temperature
 
 
-def _diversity_column(columns: list[dict[str, Any]], task: str, family: str) -> dict[str, Any] | None:
-    return compare.headline_column(columns, task, family, compare.DIVERSITY_PLOT)
+def _diversity_columns(columns: list[dict[str, Any]], tasks: list[tuple[str, str]]
+                       ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(task, its plotted diversity column) for every free-text task that has one."""
+    for task, family in tasks:
+        if family == "random_choice":
+            continue
+        column = compare.headline_column(columns, task, family, compare.DIVERSITY_PLOT)
+        if column is not None:
+            yield task, column
 
 
 def cost_plots(rows: list[dict[str, Any]], columns: list[dict[str, Any]],
                tasks: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Diversity vs generation cost per free-text task (seconds per set, else tokens per set)."""
     plots = []
-    for task, family in tasks:
-        if family == "random_choice":
-            continue
-        column = _diversity_column(columns, task, family)
-        if column is None:
-            continue
+    for task, column in _diversity_columns(columns, tasks):
         points = []
         for row in rows:
             cell = column["cells"].get(row["key"])
@@ -292,12 +294,7 @@ def temperature_plots(runs: Sequence[LoadedRun], rows: list[dict[str, Any]], col
     by_key = {r.key: r for r in runs}
     row_order = [r["key"] for r in rows]
     plots = []
-    for task, family in tasks:
-        if family == "random_choice":
-            continue
-        main = _diversity_column(columns, task, family)
-        if main is None:
-            continue
+    for task, main in _diversity_columns(columns, tasks):
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for column in columns:
             if column["task"] != task or column["metric"] != main["metric"]:

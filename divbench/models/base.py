@@ -93,3 +93,8 @@ class BackendOptions:
     dtype: str = "auto"
     batch_size: int = 64  # rows (prompts x N) per forward batch
     extra: dict[str, str] = field(default_factory=dict)
+
+
+def render_plain(messages: Sequence[Message]) -> str:
+    """The prompt string of a backend without a chat template: one ``<role> content`` line per message."""
+    return "\n".join(f"<{m['role']}> {m['content']}" for m in messages)

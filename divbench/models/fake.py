@@ -27,6 +27,7 @@ from divbench.models.base import (
     GenRequest,
     OptionRequest,
     ProgressFn,
+    render_plain,
 )
 from divbench.types import Message, Sampling
 
@@ -57,7 +58,7 @@ class FakeBackend:
         return {"model": self.name}
 
     def render(self, messages: Sequence[Message]) -> str:
-        return "\n".join(f"<{m['role']}> {m['content']}" for m in messages)
+        return render_plain(messages)
 
     def generate(
         self, requests: Sequence[GenRequest], sampling: Sampling, progress: ProgressFn | None = None

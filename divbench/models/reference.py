@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from divbench.models.base import BackendError, BackendOptions, GenOutput, GenRequest, OptionRequest, ProgressFn
+from divbench.models.base import (
+    BackendError,
+    BackendOptions,
+    GenOutput,
+    GenRequest,
+    OptionRequest,
+    ProgressFn,
+    render_plain,
+)
 from divbench.types import Message, Sampling
 
 
@@ -24,7 +32,7 @@ class ReferenceBackend:
         return {"model": "reference replies from the task's data"}
 
     def render(self, messages: Sequence[Message]) -> str:
-        return "\n".join(f"<{m['role']}> {m['content']}" for m in messages)
+        return render_plain(messages)
 
     def generate(
         self, requests: Sequence[GenRequest], sampling: Sampling, progress: ProgressFn | None = None

@@ -8,12 +8,12 @@ per line (e.g. PoExFT's ``test_dialogs.jsonl``), whose candidates become ``meta[
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from divbench.tasks._jsonl import jsonl_objects
 from divbench.tasks.base import Task, TaskError
 from divbench.types import Prompt, Sampling
 
@@ -73,15 +73,7 @@ class DialogueTask(Task):
 
 def _records(lines: Iterable[str], where: str) -> Iterable[dict[str, Any]]:
     """Validated records of a JSONL file; "line" is the 0-based line index. TaskError names file:line."""
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            raise TaskError(f"{where}:{index + 1}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(rec, dict):
-            raise TaskError(f"{where}:{index + 1}: expected a JSON object")
+    for index, rec in jsonl_objects(lines, where):
         yield {**rec, "line": str(index), "turns": _turns(rec, f"{where}:{index + 1}"),
                "candidates": _candidates(rec, f"{where}:{index + 1}")}
 
